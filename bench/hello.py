@@ -1,0 +1,142 @@
+"""Benchmark: a mod_python hello handler against a static file of the same body.
+
+Two handlers: the manual's (``req.write(s)``, which flushes, so the body goes
+out in a packet of its own) and one that writes with ``flush=0``.
+
+Both are served by the same Apache (one server per MPM), measured side by
+side with `ab -k` (keep-alive) at concurrency 1 and 32.  Prints a table of
+requests/s and the ratio handler/static; absolute numbers on a shared
+machine are noise, the ratio is the figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from mod_python._httpd import ApacheServer, ServerConfig, find_apache, free_port
+
+BODY = "Hello World!"
+
+HANDLER = f"""from mod_python import apache
+
+
+def handler(req):
+    req.content_type = "text/plain"
+    req.write({BODY!r})  # flushes, as the manual's write() does by default
+    return apache.OK
+
+
+def buffered(req):
+    req.content_type = "text/plain"
+    req.write({BODY!r}, 0)  # no flush: Apache sends headers and body in one go
+    return apache.OK
+"""
+
+CONFIG = """
+<Directory "{docroot}/py">
+    SetHandler mod_python
+    PythonHandler hello
+    PythonAutoReload Off
+</Directory>
+<Directory "{docroot}/buffered">
+    SetHandler mod_python
+    PythonHandler hello::buffered
+    PythonAutoReload Off
+</Directory>
+<Directory "{docroot}/static">
+    ForceType text/plain
+</Directory>
+"""
+
+
+PATHS = {"handler": "/py/hello", "buffered": "/buffered/hello", "static": "/static/hello.txt"}
+
+
+def ab(url: str, concurrency: int, requests: int) -> float:
+    out = subprocess.run(
+        ["ab", "-q", "-k", "-n", str(requests), "-c", str(concurrency), url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    failed = re.search(r"Failed requests:\s+(\d+)", out)
+    if failed and int(failed.group(1)):
+        raise RuntimeError(f"ab reported failed requests for {url}:\n{out}")
+    match = re.search(r"Requests per second:\s+([\d.]+)", out)
+    if not match:
+        raise RuntimeError(f"unexpected ab output:\n{out}")
+    return float(match.group(1))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--apxs", default=None)
+    parser.add_argument("--module", required=True, help="mod_python.so to load")
+    parser.add_argument("--mpms", default="event,prefork")
+    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs, best kept")
+    args = parser.parse_args()
+
+    install = find_apache(args.apxs)
+    rows = []
+    for mpm in args.mpms.split(","):
+        root = Path(tempfile.mkdtemp(prefix="mp-bench-"))
+        os.chmod(root, 0o755)
+        docroot = root / "htdocs"
+        (docroot / "py").mkdir(parents=True)
+        (docroot / "buffered").mkdir()
+        (docroot / "static").mkdir()
+        (docroot / "py" / "hello.py").write_text(HANDLER)
+        (docroot / "buffered" / "hello.py").write_text(HANDLER)
+        (docroot / "static" / "hello.txt").write_text(BODY)
+        cfg = ServerConfig(
+            server_root=str(root / "logs"),
+            port=free_port(),
+            document_root=str(docroot),
+            mod_python_so=args.module,
+            mpm=mpm,
+            log_level="warn",
+            access_log="/dev/null",
+            threads=40,
+            extra=CONFIG.replace("{docroot}", str(docroot)),
+        )
+        try:
+            with ApacheServer(install, cfg) as server:
+                try:
+                    for path in PATHS.values():
+                        ab(server.url + path, 32, 2000)  # warm up: children, module loaded
+                except RuntimeError:
+                    print(server.error_log_text()[-4000:])
+                    raise
+                for concurrency in (1, 32):
+                    best = dict.fromkeys(PATHS, 0.0)
+                    for _ in range(args.rounds):  # alternate so all see the same noise
+                        for kind, path in PATHS.items():
+                            rps = ab(server.url + path, concurrency, args.requests)
+                            best[kind] = max(best[kind], rps)
+                    rows.append((mpm, concurrency, best))
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+    print(f"\n{install.describe()}, {args.requests} requests per run, best of {args.rounds}")
+    print(
+        f"{'MPM':8} {'c':>3} {'write() req/s':>14} {'write(,0) req/s':>16} {'static req/s':>13}"
+        f" {'write/static':>13} {'write(,0)/static':>17}"
+    )
+    for mpm, concurrency, best in rows:
+        py, buffered, static = best["handler"], best["buffered"], best["static"]
+        print(
+            f"{mpm:8} {concurrency:>3} {py:>14.0f} {buffered:>16.0f} {static:>13.0f}"
+            f" {py / static:>13.2f} {buffered / static:>17.2f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,244 @@
+"""Sessions: lint, unit, integration (Python x Apache x MPM), docs, serve, bench, build.
+
+The Pythons 3.9-3.13 must be on PATH as python3.9 ... python3.13.  With pyenv:
+
+    export PYENV_VERSION=3.11.7:3.9.18:3.10.13:3.12.1:3.13.0
+
+`nox -s integration` runs the whole integration matrix: every Python x Apache
+2.4 (Debian's apache2-dev), Apache 2.4 from the mod_wsgi-httpd package and
+Apache 2.2 built from ../shared/vendor x every MPM (2.2: prefork and worker).
+`nox` alone runs lint, unit, docs and the integration cells of Debian's 2.4 on
+every Python and MPM, 2.2 on the oldest and newest Python, and mod_wsgi-httpd's
+2.4 on Python 3.12 (see _default_cell).  Each cell's id names all three, e.g.
+`integration(python='3.12', apache='2.2', mpm='worker')`; `nox -s
+"integration(python='3.12', apache='2.4', mpm='event')"` runs one.  Builds
+are kept in .nox/_cache so a cell does not rebuild what it has.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+CACHE = ROOT / ".nox" / "_cache"
+PYTHONS = ["3.9", "3.10", "3.11", "3.12", "3.13"]
+MPMS = ["prefork", "worker", "event"]
+APACHES = ["2.4", "2.4-pip", "2.2"]
+PACKAGES = ["core", "cookie", "session", "publisher", "psp"]
+VENDOR_22 = ROOT.parent / "shared" / "vendor"
+
+nox.options.error_on_missing_interpreters = True
+nox.options.reuse_existing_virtualenvs = True
+
+
+def _cells():
+    for apache in APACHES:
+        for python in PYTHONS:
+            for mpm in MPMS:
+                if apache == "2.2" and mpm == "event":
+                    continue  # 2.2's event MPM does not work with modules
+                yield python, apache, mpm
+
+
+def _cell_id(python: str, apache: str, mpm: str) -> str:
+    return f"python='{python}', apache='{apache}', mpm='{mpm}'"
+
+
+CELLS = list(_cells())
+
+
+def _default_cell(python: str, apache: str, mpm: str) -> bool:
+    """`nox` alone: Debian's 2.4 on every Python and MPM, the other Apaches on the
+    oldest and newest Python (or one Python), to keep a full run under half an hour
+    on two cores. `nox -s integration` runs every cell."""
+    if apache == "2.4":
+        return True
+    if apache == "2.2":
+        return python in (PYTHONS[0], PYTHONS[-1])
+    return python == "3.12"
+
+
+nox.options.sessions = [
+    "lint",
+    "unit",
+    "docs",
+    *(f"integration({_cell_id(*cell)})" for cell in CELLS if _default_cell(*cell)),
+]
+
+
+def _install_packages(session: nox.Session, *names: str) -> None:
+    session.install(*(f"-e{ROOT / 'packages' / f'mod_python-{name}'}" for name in names))
+
+
+def _system_apxs() -> str | None:
+    for name in ("apxs", "apxs2"):
+        found = shutil.which(name) or (
+            f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None
+        )
+        if found:
+            return found
+    return None
+
+
+def _pip_apache(session: nox.Session) -> str:
+    """apxs of an Apache 2.4 from the mod_wsgi-httpd package, built once into the cache.
+
+    The package's own bin/apxs points into pip's deleted build directory; the
+    venv's mod_wsgi-apxs answers the `-q` queries the Makefile makes.
+    """
+    venv = CACHE / "mod_wsgi-httpd"
+    apxs = venv / "bin" / "mod_wsgi-apxs"
+    if not apxs.exists():
+        session.log("building Apache 2.4 from mod_wsgi-httpd (a few minutes, once)")
+        shutil.rmtree(venv, ignore_errors=True)
+        session.run(sys.executable, "-m", "venv", str(venv), external=True)
+        pip = str(venv / "bin" / "pip")
+        session.run(pip, "install", "-q", "mod_wsgi-httpd", "mod_wsgi", external=True)
+    return str(apxs)
+
+
+def _apache22(session: nox.Session, mpm: str) -> str:
+    """apxs of Apache 2.2.34 with `mpm` compiled in, built once into the cache."""
+    prefix = CACHE / f"httpd-2.2.34-{mpm}"
+    if not (prefix / "bin" / "apxs").exists():
+        tarball = VENDOR_22 / "httpd-2.2.34-src.tar.gz"
+        if not tarball.exists():
+            session.error(f"Apache 2.2 sources not found at {tarball}")
+        shutil.rmtree(prefix, ignore_errors=True)
+        session.run(
+            "bash",
+            str(VENDOR_22 / "build-httpd22.sh"),
+            "--mpm",
+            mpm,
+            str(tarball),
+            str(prefix),
+            external=True,
+        )
+    return str(prefix / "bin" / "apxs")
+
+
+def _apxs_for(session: nox.Session, apache: str, mpm: str) -> str:
+    if apache == "2.4":
+        apxs = _system_apxs()
+        if not apxs:
+            session.error("no system apxs: apt-get install apache2-dev")
+        return apxs
+    if apache == "2.4-pip":
+        return _pip_apache(session)
+    return _apache22(session, mpm)
+
+
+def build_module(session: nox.Session, apxs: str, tag: str, werror: bool = False) -> str:
+    """Build mod_python.so for this session's Python and `apxs`; returns its path."""
+    python = session.run("python", "-c", "import sys; print(sys.executable)", silent=True).strip()
+    build_dir = CACHE / "modules" / f"{tag}-py{session.python}"
+    args = [f"APXS={apxs}", f"PYTHON={python}", f"BUILD_DIR={build_dir}"]
+    if werror:
+        args.append("WERROR=-Werror")
+    session.run("make", "-s", "-C", str(ROOT / "c_module"), *args, external=True)
+    return str(build_dir / "mod_python.so")
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """ruff on all Python; the C module built with -Werror."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    apxs = _system_apxs()
+    if not apxs:
+        session.error("no system apxs: apt-get install apache2-dev")
+    lint_dir = CACHE / "lint"
+    shutil.rmtree(lint_dir, ignore_errors=True)
+    python = session.run("python", "-c", "import sys; print(sys.executable)", silent=True).strip()
+    session.run(
+        "make",
+        "-s",
+        "-C",
+        str(ROOT / "c_module"),
+        f"APXS={apxs}",
+        f"PYTHON={python}",
+        f"BUILD_DIR={lint_dir}",
+        "WERROR=-Werror",
+        external=True,
+    )
+
+
+@nox.session(python=PYTHONS)
+def unit(session: nox.Session) -> None:
+    """Each package's own tests (no Apache)."""
+    session.install("pytest")
+    _install_packages(session, *PACKAGES)
+    for name in PACKAGES:
+        session.run("pytest", "-q", str(ROOT / "packages" / f"mod_python-{name}" / "tests"))
+
+
+@nox.session
+@nox.parametrize(["python", "apache", "mpm"], CELLS, ids=[_cell_id(*cell) for cell in CELLS])
+def integration(session: nox.Session, apache: str, mpm: str) -> None:
+    """A real Apache with mod_python, talked to over HTTP."""
+    session.install("pytest", "requests")
+    _install_packages(session, "core")
+    apxs = _apxs_for(session, apache, mpm)
+    module = build_module(
+        session, apxs, f"apache{apache}-{mpm}" if apache == "2.2" else f"apache{apache}"
+    )
+    session.run(
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        str(ROOT / "tests" / "integration"),
+        *session.posargs,
+        env={"MP_APXS": apxs, "MP_MPM": mpm, "MP_MODULE": module},
+    )
+
+
+@nox.session(python="3.12")
+def docs(session: nox.Session) -> None:
+    """The Sphinx manual, warnings as errors."""
+    session.install("-r", str(ROOT / "docs" / "requirements.txt"))
+    out = CACHE / "docs-html"
+    session.run(
+        "sphinx-build", "-W", "--keep-going", "-q", "-b", "html", str(ROOT / "docs"), str(out)
+    )
+    session.log(f"docs built in {out}")
+
+
+@nox.session(python="3.11")
+def serve(session: nox.Session) -> None:
+    """Build the module against this Python and serve examples/ (Ctrl-C stops)."""
+    _install_packages(session, *PACKAGES)
+    apxs = os.environ.get("APXS") or _system_apxs() or _pip_apache(session)
+    module = build_module(session, apxs, "serve")
+    # `nox -s serve -- [options] [DIR]`: examples/ unless a directory is given
+    args = list(session.posargs)
+    if not any(os.path.isdir(arg) for arg in args):
+        args.append(str(ROOT / "examples"))
+    session.run("mod_python", "serve", "--module", module, "--apxs", apxs, *args)
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Requests/s of a hello handler against a static file of the same body."""
+    _install_packages(session, "core")
+    apxs = _system_apxs()
+    if not apxs:
+        session.error("no system apxs: apt-get install apache2-dev")
+    if not shutil.which("ab"):
+        session.error("ab not found: apt-get install apache2-utils")
+    module = build_module(session, apxs, "apache2.4")
+    session.run(
+        "python",
+        str(ROOT / "bench" / "hello.py"),
+        "--apxs",
+        apxs,
+        "--module",
+        module,
+        *session.posargs,
+    )

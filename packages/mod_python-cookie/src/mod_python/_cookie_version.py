@@ -1,0 +1,3 @@
+"""The version of mod_python-cookie (the single source of truth for it)."""
+
+__version__ = "3.6.0.dev0"
