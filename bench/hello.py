@@ -22,6 +22,7 @@ from pathlib import Path
 from mod_python._httpd import ApacheServer, ServerConfig, find_apache, free_port
 
 BODY = "Hello World!"
+WORKERS = 40  # threads per child (worker/event) or children (prefork)
 
 HANDLER = f"""from mod_python import apache
 
@@ -38,7 +39,12 @@ def buffered(req):
     return apache.OK
 """
 
+# Keep-alive connections are never closed by the server, and prefork starts
+# every child up front: ab -k counts a connection the server closes between
+# requests, or one spawned children make wait for, as a failed request, and
+# neither measures the handler.
 CONFIG = """
+MaxKeepAliveRequests 0
 <Directory "{docroot}/py">
     SetHandler mod_python
     PythonHandler hello
@@ -54,6 +60,11 @@ CONFIG = """
 </Directory>
 """
 
+PREFORK = f"""
+StartServers {WORKERS}
+MinSpareServers {WORKERS}
+MaxSpareServers {WORKERS}
+"""
 
 PATHS = {"handler": "/py/hello", "buffered": "/buffered/hello", "static": "/static/hello.txt"}
 
@@ -103,8 +114,8 @@ def main() -> int:
             mpm=mpm,
             log_level="warn",
             access_log="/dev/null",
-            threads=40,
-            extra=CONFIG.replace("{docroot}", str(docroot)),
+            threads=WORKERS,
+            extra=CONFIG.replace("{docroot}", str(docroot)) + (PREFORK if mpm == "prefork" else ""),
         )
         try:
             with ApacheServer(install, cfg) as server:

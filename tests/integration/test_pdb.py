@@ -11,7 +11,6 @@ import os
 import queue
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -22,7 +21,7 @@ import pytest
 import requests
 from conftest import BARE_ENV
 
-from mod_python._httpd import ServerConfig, free_port, run_command, write_config
+from mod_python._httpd import ServerConfig, child_answers, free_port, run_command, write_config
 
 HANDLER = """\
 import sys
@@ -120,12 +119,12 @@ PythonOption mod_python.mutex_directory "{root}/logs/run"
         deadline = time.monotonic() + 30
         while True:
             assert proc.poll() is None, "httpd -X exited:\n" + Path(cfg.error_log_path).read_text()
-            try:
-                socket.create_connection(("127.0.0.1", cfg.port), timeout=0.5).close()
+            # Served, not merely listening: a signal that arrives while the
+            # process is still starting is lost by httpd -X itself.
+            if child_answers(cfg.port):
                 break
-            except OSError:
-                assert time.monotonic() < deadline, "httpd -X did not answer"
-                time.sleep(0.05)
+            assert time.monotonic() < deadline, "httpd -X did not answer"
+            time.sleep(0.05)
         yield proc, f"http://127.0.0.1:{cfg.port}", root
     finally:
         if proc.poll() is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .conf import DEFAULT_MODULES, ServerConfig, mpm_block, render, write_config
 from .discover import ApacheInstall, find_apache, unshare_prefix
-from .process import ApacheServer, ApacheStartError, free_port, run_command
+from .process import ApacheServer, ApacheStartError, child_answers, free_port, run_command
 
 __all__ = [
     "DEFAULT_MODULES",
@@ -17,6 +17,7 @@ __all__ = [
     "ApacheServer",
     "ApacheStartError",
     "ServerConfig",
+    "child_answers",
     "find_apache",
     "free_port",
     "mpm_block",

@@ -61,9 +61,21 @@ def run_command(install: ApacheInstall, conf_path: str) -> list[str]:
     return [*unshare_prefix(), install.httpd, "-f", os.path.abspath(conf_path), "-DFOREGROUND"]
 
 
-def _port_open(port: int, timeout: float = 0.5) -> bool:
+def child_answers(port: int, timeout: float = 2.0) -> bool:
+    """True once a child accepts a connection and closes it again.
+
+    A bare connect would succeed on the parent's listen backlog before any
+    child runs, and would leave that connection queued for a child that may
+    be killed by the next restart while it is starting (a race inside the
+    event MPM).  Half-closing without sending a request makes a child accept
+    and close it, running no request hooks, so "answers" means a child of the
+    new generation is serving.
+    """
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            sock.shutdown(socket.SHUT_WR)
+            while sock.recv(4096):
+                pass
             return True
     except OSError:
         return False
@@ -223,7 +235,7 @@ class ApacheServer:
                     f" (configuration {self.conf_path})\n{self.diagnostics()}"
                 )
             marker_ok = not self._log_is_file() or self._ready_lines() > self._ready_count
-            if marker_ok and _port_open(self.cfg.port):
+            if marker_ok and child_answers(self.cfg.port):
                 if self._log_is_file():
                     self._ready_count = self._ready_lines()
                 return
