@@ -145,7 +145,8 @@ KLASS = """
             return apache.OK
 """
 
-# Found as <directory>/sub/mod.py: the document tree is not on sys.path.
+# A pseudo package (manual 4.5.1): `sub/mod` names <directory>/sub/mod.py; the
+# document tree is not on sys.path, and `sub.mod` would be a sys.path package.
 SUBMOD = """
     from mod_python import apache
 
@@ -294,10 +295,10 @@ CONFIG = """
     </Directory>
     <Directory "{docroot}/pkg">
         SetHandler mod_python
-        PythonHandler sub.mod::hello
+        PythonHandler sub/mod::hello
     </Directory>
     <Directory "{docroot}/pkg/default">
-        PythonHandler sub.mod
+        PythonHandler sub/mod
     </Directory>
     <Directory "{docroot}/abs">
         SetHandler mod_python

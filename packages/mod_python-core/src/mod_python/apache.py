@@ -248,15 +248,18 @@ def import_module(
     log: Optional[bool] = None,
     path: Optional[Sequence[str]] = None,
 ) -> Any:
-    """Import a module as handler directives do: a file in ``path`` first, else ``sys.path``."""
-    file = importer.find_module_file(module_name, path or ())
-    if file is not None:
-        module = importer.import_file(file, True if autoreload is None else bool(autoreload))
-    else:
-        module = importer.importlib.import_module(module_name)
-    if log:
-        log_error(f"mod_python: imported {module_name} from {module.__file__}", APLOG_NOTICE)
-    return module
+    """Import a module by name or file path with the 3.3 module importer (manual 4.5.1).
+
+    ``autoreload`` and ``log`` default to what ``PythonAutoReload`` and
+    ``PythonDebug`` say where the running handler was configured.
+    """
+    caller = sys._getframe(1).f_globals
+    return importer.import_module(module_name, autoreload, log, path, caller)
+
+
+def freeze_modules() -> None:
+    """Disable module reloading in this interpreter for the rest of the child's life."""
+    importer.freeze_modules()
 
 
 _server_cleanups: List[Tuple[Callable[..., Any], Any]] = []
@@ -345,6 +348,51 @@ def _apply_python_path(expr: Optional[str]) -> None:
             _applied_path = expr
 
 
+_TRUE = ("1", "on", "yes", "true")
+_legacy_refused = False
+
+
+def _importer_context(
+    options: Any,
+    handler_root: Optional[str],
+    autoreload: bool,
+    debug: bool,
+    logger: Callable[[str], None],
+) -> importer.Context:
+    """The importer's view of the configuration in scope for one handler."""
+    global _legacy_refused
+    if not _legacy_refused and options.get("mod_python.legacy.importer"):
+        _legacy_refused = True
+        logger(
+            "mod_python: PythonOption mod_python.legacy.importer is set, but this "
+            "mod_python has only the 3.3 module importer; the option is ignored"
+        )
+    return importer.Context(
+        handler_root=handler_root,
+        autoreload=autoreload,
+        log=debug,
+        search_path=importer.parse_search_path(options.get("mod_python.importer.path")),
+        debug=str(options.get("mod_python.importer.debug", "")).lower() in _TRUE,
+        logger=logger,
+    )
+
+
+def _request_context(req: Any, directory: Optional[str], config: Any) -> importer.Context:
+    return _importer_context(
+        req.get_options(),
+        directory or req.document_root(),
+        config.get("PythonAutoReload") != "0",
+        config.get("PythonDebug") == "1",
+        lambda message: req.log_error(message, APLOG_NOTICE),
+    )
+
+
+def _handler_module(module_name: str) -> Any:
+    """A handler directive's module: the handler root first, as import_module would."""
+    root = importer.current_context().handler_root
+    return importer.import_module(module_name, path=[root] if root else None)
+
+
 def _resolve(module: Any, module_name: str, object_path: str, req: Any) -> Any:
     """Follow ``a.b.c`` from the module; classes met on the way are instantiated with req."""
     obj = module
@@ -376,17 +424,27 @@ def _call_one(
     directory: Optional[str],
     default_name: str,
     silent: bool,
-    autoreload: bool,
     use_pdb: bool,
+    context: importer.Context,
 ) -> int:
-    """Call one handler: ``spec`` is ``module[::callable]`` or, from add_handler(), a callable."""
+    """Call one handler: ``spec`` is ``module[::callable]`` or, from add_handler(), a callable.
+
+    ``context`` is the importer's view of the configuration where the
+    handler was configured; it stays current while the handler runs, so
+    that imports inside it see the same handler root and settings.
+    """
+    with importer.using(context):
+        return _call_in_context(req, spec, default_name, silent, use_pdb)
+
+
+def _call_in_context(req: Any, spec: Any, default_name: str, silent: bool, use_pdb: bool) -> int:
     if callable(spec):
         handler, name = spec, getattr(spec, "__qualname__", repr(spec))
     else:
         module_name, sep, object_path = spec.partition("::")
         if not sep:
             object_path = default_name
-        module = importer.import_handler_module(module_name, directory, autoreload)
+        module = _handler_module(module_name)
         try:
             handler = _resolve(module, module_name, object_path, req)
         except AttributeError:
@@ -434,16 +492,16 @@ def _dispatch(req: Any, phase: str, handlers: Tuple[HandlerTuple, ...]) -> int:
     debug = config.get("PythonDebug") == "1"
     try:
         _apply_python_path(config.get("PythonPath"))
-        autoreload = config.get("PythonAutoReload") != "0"
         use_pdb = config.get("PythonEnablePdb") == "1"
         if phase == "PythonCleanupHandler":
-            return _run_cleanup_handlers(req, handlers, autoreload, use_pdb)
+            return _run_cleanup_handlers(req, handlers, config, use_pdb)
         first_not_declined = phase in _FIRST_NOT_DECLINED
         result = DECLINED
         for spec, directory, default_name, silent, location in _entries(req, phase, handlers):
             req.hlist = HandlerEntry(spec, directory, silent, location, req.hlist)
             try:
-                result = _call_one(req, spec, directory, default_name, silent, autoreload, use_pdb)
+                context = _request_context(req, directory, config)
+                result = _call_one(req, spec, directory, default_name, silent, use_pdb, context)
             except SERVER_RETURN as exc:
                 result = _server_return_status(exc)
             finally:
@@ -471,13 +529,14 @@ def _entries(req: Any, phase: str, handlers: Tuple[Any, ...]) -> Iterator[Tuple[
 def _run_cleanup_handlers(
     req: Any,
     handlers: Tuple[HandlerTuple, ...],
-    autoreload: bool,
+    config: Any,
     use_pdb: bool,
 ) -> int:
     """Every cleanup handler runs: results are ignored, errors only logged (manual 5.1.13)."""
     for spec, directory, default_name, silent, _location in handlers:
         try:
-            _call_one(req, spec, directory, default_name, silent, autoreload, use_pdb)
+            context = _request_context(req, directory, config)
+            _call_one(req, spec, directory, default_name, silent, use_pdb, context)
         except SERVER_RETURN:
             pass
         except Exception:
@@ -506,10 +565,16 @@ def _dispatch_connection(
     config = config or {}
     try:
         _apply_python_path(config.get("PythonPath"))
-        autoreload = config.get("PythonAutoReload") != "0"
         use_pdb = config.get("PythonEnablePdb") == "1"
+        context = _importer_context(
+            {},
+            directory,
+            config.get("PythonAutoReload") != "0",
+            config.get("PythonDebug") == "1",
+            lambda message: conn.log_error(message, APLOG_NOTICE),
+        )
         try:
-            return _call_one(conn, spec, directory, "connectionhandler", False, autoreload, use_pdb)
+            return _call_one(conn, spec, directory, "connectionhandler", False, use_pdb, context)
         except SERVER_RETURN as exc:
             return _server_return_status(exc)
     except Exception:
@@ -642,7 +707,7 @@ def _python_import(spec: str, python_path: Optional[str] = None) -> None:
     """
     _apply_python_path(python_path)
     module_name, sep, function_path = spec.partition("::")
-    module = import_module(module_name)
+    module = importer.import_module(module_name)
     if sep:
         function: Any = module
         for part in function_path.split("."):
@@ -674,16 +739,16 @@ def _dispatch_filter(filter: Any, directory: Optional[str], handler: Any = None)
         config = req.get_config()
         _apply_python_path(config.get("PythonPath"))
         use_pdb = config.get("PythonEnablePdb") == "1"
-        if handler is None:
-            autoreload = config.get("PythonAutoReload") != "0"
-            module_name, sep, object_path = filter.handler.partition("::")
-            if not sep:
-                object_path = "inputfilter" if filter.is_input else "outputfilter"
-            module = importer.import_handler_module(module_name, directory, autoreload)
-            handler = _resolve(module, module_name, object_path, filter)
-            if not callable(handler):
-                raise TypeError(f"{kind} {filter.name}: {filter.handler} is not callable")
-        _call_callable(handler, filter, use_pdb)
+        with importer.using(_request_context(req, directory, config)):
+            if handler is None:
+                module_name, sep, object_path = filter.handler.partition("::")
+                if not sep:
+                    object_path = "inputfilter" if filter.is_input else "outputfilter"
+                module = _handler_module(module_name)
+                handler = _resolve(module, module_name, object_path, filter)
+                if not callable(handler):
+                    raise TypeError(f"{kind} {filter.name}: {filter.handler} is not callable")
+            _call_callable(handler, filter, use_pdb)
         return OK
     except Exception:
         return _report_error(req, f"{kind} {filter.name}", False)
