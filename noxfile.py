@@ -182,7 +182,8 @@ def unit(session: nox.Session) -> None:
 @nox.parametrize(["python", "apache", "mpm"], CELLS, ids=[_cell_id(*cell) for cell in CELLS])
 def integration(session: nox.Session, apache: str, mpm: str) -> None:
     """A real Apache with mod_python, talked to over HTTP."""
-    session.install("pytest", "requests")
+    # flask: the WSGI gateway's tests serve a real Flask application
+    session.install("pytest", "requests", "flask")
     _install_packages(session, "core")
     apxs = _apxs_for(session, apache, mpm)
     module = build_module(
@@ -242,3 +243,5 @@ def bench(session: nox.Session) -> None:
         module,
         *session.posargs,
     )
+    # util.parse_qsl in C against urllib.parse, timed inside Apache
+    session.run("python", str(ROOT / "bench" / "parse_qs.py"), "--apxs", apxs, "--module", module)

@@ -6,6 +6,7 @@
  */
 #include "mp_apache.h"
 #include "mp_mutex.h"
+#include "mp_parseqs.h"
 
 mp_module_state *mp_state_of(PyObject *c_module)
 {
@@ -156,6 +157,12 @@ static PyMethodDef apache_functions[] = {
      "_global_trylock(server, key, index=-1) -> bool: take a global mutex if it is free"},
     {"_global_unlock", (PyCFunction)(void (*)(void))mp_global_unlock,
      METH_VARARGS | METH_KEYWORDS, "_global_unlock(server, key, index=-1): release it"},
+    {"parse_qs", (PyCFunction)(void (*)(void))mp_parse_qs, METH_VARARGS | METH_KEYWORDS,
+     "parse_qs(qs, keep_blank_values=0, strict_parsing=0) -> {name: [value, ...]}: "
+     "urllib.parse.parse_qs() in C"},
+    {"parse_qsl", (PyCFunction)(void (*)(void))mp_parse_qsl, METH_VARARGS | METH_KEYWORDS,
+     "parse_qsl(qs, keep_blank_values=0, strict_parsing=0) -> [(name, value), ...]: "
+     "urllib.parse.parse_qsl() in C"},
     {NULL}
 };
 

@@ -207,7 +207,24 @@ static int read_start(mp_request_object *self)
     self->read_started = 1;
     rc = ap_setup_client_block(self->r, REQUEST_CHUNKED_DECHUNK);
     if (rc != OK) {
-        PyErr_Format(PyExc_OSError, "cannot read the request body (HTTP status %d)", rc);
+        /* The status (413 over LimitRequestBody, 411, 400) rides on the
+         * exception, so that the dispatcher can answer with it. */
+        PyObject *exc, *status;
+        exc = PyObject_CallFunction(PyExc_OSError, "s",
+                                    apr_psprintf(self->r->pool,
+                                                 "cannot read the request body (HTTP status %d)",
+                                                 rc));
+        if (!exc)
+            return -1;
+        status = PyLong_FromLong(rc);
+        if (!status || PyObject_SetAttrString(exc, "status", status) < 0) {
+            Py_XDECREF(status);
+            Py_DECREF(exc);
+            return -1;
+        }
+        Py_DECREF(status);
+        PyErr_SetObject(PyExc_OSError, exc);
+        Py_DECREF(exc);
         return -1;
     }
     if (!ap_should_client_block(self->r))

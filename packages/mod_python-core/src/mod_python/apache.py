@@ -504,6 +504,14 @@ def _dispatch(req: Any, phase: str, handlers: Tuple[HandlerTuple, ...]) -> int:
                 result = _call_one(req, spec, directory, default_name, silent, use_pdb, context)
             except SERVER_RETURN as exc:
                 result = _server_return_status(exc)
+            except OSError as exc:
+                # req.read() refused by Apache (e.g. 413 over LimitRequestBody):
+                # the client's mistake, answered with Apache's status
+                status = getattr(exc, "status", None)
+                if type(status) is not int:
+                    raise
+                req.log_error(f"mod_python: {phase}: {exc}", APLOG_INFO)
+                result = status
             finally:
                 req.hlist = req.hlist.parent
             if first_not_declined:
