@@ -172,7 +172,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHONS)
 def unit(session: nox.Session) -> None:
     """Each package's own tests (no Apache)."""
-    session.install("pytest")
+    session.install("pytest", "hypothesis")
     _install_packages(session, *PACKAGES)
     for name in PACKAGES:
         session.run("pytest", "-q", str(ROOT / "packages" / f"mod_python-{name}" / "tests"))
@@ -184,7 +184,7 @@ def integration(session: nox.Session, apache: str, mpm: str) -> None:
     """A real Apache with mod_python, talked to over HTTP."""
     # flask: the WSGI gateway's tests serve a real Flask application
     session.install("pytest", "requests", "flask")
-    _install_packages(session, "core")
+    _install_packages(session, "core", "cookie")
     apxs = _apxs_for(session, apache, mpm)
     module = build_module(
         session, apxs, f"apache{apache}-{mpm}" if apache == "2.2" else f"apache{apache}"

@@ -583,10 +583,15 @@ def test_cleanups_run_at_child_exit(server):
     server.apache.graceful()
     server.apache.wait_ready()
     deadline = time.monotonic() + 10
-    while not (marker.exists() and (server.root / "cleanup-marker.2").exists()):
+    second = server.root / "cleanup-marker.2"
+
+    def written(path):  # exists, and its writer is done with it
+        return path.exists() and path.read_text() != ""
+
+    while not (written(marker) and written(second)):
         assert time.monotonic() < deadline, server.error_log()[-2000:]
         time.sleep(0.05)
-    assert marker.read_text() == (server.root / "cleanup-marker.2").read_text()
+    assert marker.read_text() == second.read_text()
 
 
 # --------------------------------------------------------------------------- mod_ssl
