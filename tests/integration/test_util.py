@@ -832,7 +832,8 @@ def test_body_over_apaches_limit_request_body_gets_413(server) -> None:
     # the OSError, whose status the dispatcher answers with
     r = server.post("/apachelimit/dump", data={"v": "x" * 5000})
     assert r.status_code == 413
-    assert "cannot read the request body (HTTP status 413)" in server.error_log()
+    # 2.4 refuses when reading starts, 2.2 at the first read
+    assert "cannot read the request body" in server.error_log()
     urlencoded = {"Content-Type": "application/x-www-form-urlencoded"}
     chunked = server.post("/apachelimit/dump", data=iter([b"v=" + b"x" * 5000]), headers=urlencoded)
     assert chunked.status_code == 413
