@@ -12,10 +12,13 @@ DIST = "mod_python-session"
 MODULE = "mod_python.Session"
 SERIES = {">=3.6.0.dev0", "<3.7"}
 
-# DESIGN.md: mod_python-session depends on core and cookie, and has no extras.
+# DESIGN.md: mod_python-session depends on core and cookie; the drivers of
+# the Redis and PostgreSQL backends are optional extras.
 EXPECTED_REQUIREMENTS = {
     ("mod-python-core", None): SERIES,
     ("mod-python-cookie", None): SERIES,
+    ("redis", "redis"): {">=4.2"},
+    ("psycopg", "postgresql"): {"[binary]>=3.1"},  # the regex keeps [binary] with the specifier
 }
 
 # A Requires-Dist line without its marker: name, then specifiers (maybe in parentheses).
@@ -109,8 +112,9 @@ def test_declared_dependencies_match_the_design():
     assert _requirements(DIST) == EXPECTED_REQUIREMENTS
 
 
-def test_declares_no_extras():
-    assert not importlib.metadata.metadata(DIST).get_all("Provides-Extra")
+def test_declares_the_driver_extras():
+    extras = importlib.metadata.metadata(DIST).get_all("Provides-Extra")
+    assert sorted(extras) == ["postgresql", "redis"]
 
 
 def test_requires_python():
