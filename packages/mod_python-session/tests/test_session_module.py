@@ -93,14 +93,24 @@ def test_dft_timeout_and_cookie_name_can_be_changed(options, monkeypatch):
     assert sess.timeout() == 60 and cookie.startswith("sid=")
 
 
-def test_cleanup_chance_1000_calls_cleanup_about_once_in_1000(options, monkeypatch):
+def test_cleanup_chance_1000_calls_cleanup_once_in_1000(options, monkeypatch):
+    import random
+
     calls = []
+    draws = []
+
+    def randint(low, high):  # a die that comes up 1 on every 1000th throw
+        draws.append((low, high))
+        return 1 if len(draws) % 1000 == 0 else 2
+
+    monkeypatch.setattr(random, "randint", randint)
     monkeypatch.setattr(Session.MemorySession, "cleanup", lambda self: calls.append(1))
     monkeypatch.setattr(Session, "CLEANUP_CHANCE", 1000)
     options["mod_python.session.session_type"] = "MemorySession"
     for _ in range(4000):
         Session.Session(FakeRequest(options), lock=0)
-    assert 0 < len(calls) < 16  # 4 expected; p(outside) < 1e-4
+    assert set(draws) == {(1, 1000)} and len(draws) == 4000
+    assert len(calls) == 4
 
 
 # ------------------------------------------------------------------ the cookie
