@@ -8,7 +8,8 @@ The Pythons 3.9-3.13 must be on PATH as python3.9 ... python3.13.  With pyenv:
 2.4 (Debian's apache2-dev), Apache 2.4 from the mod_wsgi-httpd package and
 Apache 2.2 built from ../shared/vendor x every MPM (2.2: prefork and worker).
 `nox` alone runs lint, unit, docs and a cross-section of the integration
-cells: every Python, every MPM and every Apache appears (see _default_cell).  Each cell's id names all three, e.g.
+cells: every Python, every MPM and every Apache appears (see _default_cell).
+Each cell's id names all three, e.g.
 `integration(python='3.12', apache='2.2', mpm='worker')`; `nox -s
 "integration(python='3.12', apache='2.4', mpm='event')"` runs one.  Builds
 are kept in .nox/_cache so a cell does not rebuild what it has.
