@@ -19,7 +19,7 @@ import re
 import tempfile
 import urllib.parse
 from dataclasses import dataclass
-from typing import IO, Any, Callable, Dict, List, Optional, Protocol, Tuple
+from typing import IO, Any, Callable, Dict, List, NamedTuple, Optional, Protocol, Tuple
 
 #: How much is read from the client at a time.
 CHUNK_SIZE = 64 * 1024
@@ -444,6 +444,35 @@ def _rewind(file: Any) -> None:
         pass  # not seekable: the application's object, its business
 
 
+class _PartHead(NamedTuple):
+    """What a part's headers say, as a Field records it."""
+
+    headers: Dict[str, str]
+    disposition: str
+    disp_options: Dict[str, str]
+    ctype: str
+    type_options: Dict[str, str]
+
+    @classmethod
+    def read(cls, headers: Dict[str, str], default_disposition: str) -> _PartHead:
+        disposition, disp_options = parse_header(
+            headers.get("content-disposition", default_disposition)
+        )
+        ctype, type_options = parse_header(headers.get("content-type", "text/plain"))
+        return cls(headers, disposition, disp_options, ctype, type_options)
+
+    def field(self, name: str, **kw: Any) -> Field:
+        return Field(
+            name,
+            type=self.ctype,
+            type_options=self.type_options,
+            disposition=self.disposition,
+            disposition_options=self.disp_options,
+            headers=self.headers,
+            **kw,
+        )
+
+
 def _write_all(file: Any, data: bytes) -> None:
     """Write all of ``data``: a raw file (io.FileIO, as in the manual's examples) may
     write only part of it."""
@@ -596,22 +625,20 @@ class FormParser:
             self._read_part(parts, headers)
 
     def _read_part(self, parts: MultipartReader, headers: Dict[str, str]) -> None:
-        disposition, disp_options = parse_header(headers.get("content-disposition", ""))
-        if not disposition:
+        head = _PartHead.read(headers, "")
+        if not head.disposition:
             raise MalformedFormError("a part has no Content-Disposition header")
-        name = disp_options.get("name")
+        name = head.disp_options.get("name")
         if name is None:
             raise MalformedFormError("a part's Content-Disposition has no name")
-        ctype, type_options = parse_header(headers.get("content-type", "text/plain"))
-        if ctype.lower() == "multipart/mixed":
-            self._read_mixed(parts, name, type_options)
+        if head.ctype.lower() == "multipart/mixed":
+            self._read_mixed(parts, name, head.type_options)
             return
-        meta = (headers, disposition, disp_options, ctype, type_options)
         self._count_field()
-        if "filename" in disp_options:
-            self._read_file(parts, name, disp_options["filename"], *meta)
+        if "filename" in head.disp_options:
+            self._read_file(parts, name, head.disp_options["filename"], head)
         else:
-            self._read_value(parts, name, *meta)
+            self._read_value(parts, name, head)
 
     def _read_mixed(self, parts: MultipartReader, name: str, type_options: Dict[str, str]) -> None:
         """Several files under one name (RFC 1867 section 3.3): each is a file field."""
@@ -623,23 +650,16 @@ class FormParser:
             headers = inner.next_part()
             if headers is None:
                 return
-            disposition, disp_options = parse_header(headers.get("content-disposition", "file"))
-            ctype, type_options = parse_header(headers.get("content-type", "text/plain"))
+            head = _PartHead.read(headers, "file")
             self._count_field()
-            filename = disp_options.get("filename", "")
-            meta = (headers, disposition, disp_options, ctype, type_options)
-            self._read_file(inner, name, filename, *meta)
+            self._read_file(inner, name, head.disp_options.get("filename", ""), head)
 
     def _read_file(
         self,
         source: Reader,
         name: str,
         filename: str,
-        headers: Dict[str, str],
-        disposition: str,
-        disp_options: Dict[str, str],
-        ctype: str,
-        type_options: Dict[str, str],
+        head: _PartHead,
     ) -> None:
         if self.file_callback is not None:
             file = self.file_callback(filename)
@@ -654,29 +674,9 @@ class FormParser:
                 break
             _write_all(file, chunk)
         _rewind(file)
-        self.fields.append(
-            Field(
-                name,
-                file=file,
-                filename=filename,
-                type=ctype,
-                type_options=type_options,
-                disposition=disposition,
-                disposition_options=disp_options,
-                headers=headers,
-            )
-        )
+        self.fields.append(head.field(name, file=file, filename=filename))
 
-    def _read_value(
-        self,
-        source: Reader,
-        name: str,
-        headers: Dict[str, str],
-        disposition: str,
-        disp_options: Dict[str, str],
-        ctype: str,
-        type_options: Dict[str, str],
-    ) -> None:
+    def _read_value(self, source: Reader, name: str, head: _PartHead) -> None:
         sink = None
         if self.field_callback is not None:
             sink = self.field_callback()
@@ -697,20 +697,9 @@ class FormParser:
                 )
             if sink is not None and not text_sink:
                 _write_all(sink, chunk)
-        value = decode_text(bytes(data), type_options.get("charset") or "utf-8")
+        value = decode_text(bytes(data), head.type_options.get("charset") or "utf-8")
         if text_sink:
             sink.write(value)  # type: ignore[union-attr]
         if sink is not None:
             _rewind(sink)
-        self.fields.append(
-            Field(
-                name,
-                value=value,
-                file=sink,
-                type=ctype,
-                type_options=type_options,
-                disposition=disposition,
-                disposition_options=disp_options,
-                headers=headers,
-            )
-        )
+        self.fields.append(head.field(name, value=value, file=sink))
