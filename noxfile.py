@@ -171,14 +171,83 @@ def lint(session: nox.Session) -> None:
     )
 
 
+#: Extras each package's own tests exercise (declared in its pyproject.toml).
+TEST_EXTRAS = {"session": ["redis", "postgresql"], "psp": ["session"]}
+#: Test tools, which are not dependencies of the package.
+TEST_TOOLS = {"cookie": ["hypothesis"], "psp": ["hypothesis"]}
+
+
+def _declared(name: str) -> tuple[list[str], dict[str, list[str]]]:
+    """The dependencies and the optional dependencies pyproject.toml of
+    mod_python-`name` declares."""
+    import tomllib
+
+    path = ROOT / "packages" / f"mod_python-{name}" / "pyproject.toml"
+    project = tomllib.loads(path.read_text())["project"]
+    return project.get("dependencies", []), project.get("optional-dependencies", {})
+
+
+def _sibling(requirement: str) -> str | None:
+    """`core` for "mod_python-core>=3.6,<3.7", None for a third-party requirement."""
+    name = requirement.split(";")[0].strip()
+    for sep in "<>=!~[ ":
+        name = name.split(sep)[0]
+    name = name.lower().replace("_", "-")
+    return name[len("mod-python-") :] if name.startswith("mod-python-") else None
+
+
+def _closure(name: str, extras: list[str]) -> list[str]:
+    """mod_python-`name` and every sibling it declares (through `extras` too), in
+    install order: dependencies before their dependants."""
+    order: list[str] = []
+
+    def visit(pkg: str, pkg_extras: list[str]) -> None:
+        required, optional = _declared(pkg)
+        for extra in pkg_extras:
+            required = required + optional[extra]
+        for requirement in required:
+            sibling = _sibling(requirement)
+            if sibling and sibling not in order:
+                visit(sibling, [])
+        if pkg not in order:
+            order.append(pkg)
+
+    visit(name, extras)
+    return order
+
+
 @nox.session(python=PYTHONS)
-def unit(session: nox.Session) -> None:
-    """Each package's own tests (no Apache)."""
-    # redis, psycopg: the session backends, tested against servers the tests start
-    session.install("pytest", "hypothesis", "redis", "psycopg[binary]")
-    _install_packages(session, *PACKAGES)
-    for name in PACKAGES:
-        session.run("pytest", "-q", str(ROOT / "packages" / f"mod_python-{name}" / "tests"))
+@nox.parametrize("package", PACKAGES)
+def unit(session: nox.Session, package: str) -> None:
+    """One package's own tests (no Apache), in a venv holding only that package
+    and what its pyproject.toml declares: the siblings it depends on come from
+    this repository, everything else from PyPI. A dependency that is used but
+    not declared fails here."""
+    extras = TEST_EXTRAS.get(package, [])
+    siblings = _closure(package, extras)
+    # Siblings go in by path; pip would look for them on PyPI otherwise.
+    # Installing each with its declared requirements (third-party ones from
+    # PyPI) and without building what it already has.
+    paths = [str(ROOT / "packages" / f"mod_python-{name}") for name in siblings]
+    target = paths[-1] + (f"[{','.join(extras)}]" if extras else "")
+    session.install("pytest", *TEST_TOOLS.get(package, []), *paths[:-1], target)
+    installed = session.run(
+        "python",
+        "-c",
+        "import importlib.metadata as m; print(' '.join(sorted("
+        "d.metadata['Name'].lower().replace('_', '-') for d in m.distributions())))",
+        silent=True,
+    ).split()
+    found = sorted(n[len("mod-python-") :] for n in installed if n.startswith("mod-python-"))
+    if found != sorted(siblings):
+        session.error(f"expected mod_python distributions {sorted(siblings)}, found {found}")
+    session.run(
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        str(ROOT / "packages" / f"mod_python-{package}" / "tests"),
+    )
 
 
 @nox.session

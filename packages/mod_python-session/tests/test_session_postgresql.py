@@ -268,3 +268,29 @@ def test_safe_dsn():
     assert safe_dsn("host=h password='se cr\\'et' user=u") == "host=h password=*** user=u"
     assert safe_dsn("postgresql://u:secret@h:5432/db") == "postgresql://u:***@h:5432/db"
     assert safe_dsn("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_try_acquire_takes_a_free_lock_and_never_waits_for_a_taken_one(opts, db):
+    sid = saved(opts)
+    before = advisory_locks(db)
+    holder = FakeRequest(opts)
+    held = Session.Session(holder, sid=sid)
+    results = []
+
+    def other_thread() -> None:
+        started = time.monotonic()
+        results.append(held._locks.try_acquire(held, sid))
+        results.append(time.monotonic() - started)
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join(10)
+    assert results[0] is None and results[1] < 1
+    holder.finish()
+    assert advisory_locks(db) == before
+
+    token = held._locks.try_acquire(held, sid)
+    assert token is not None
+    assert advisory_locks(db) == before + 1
+    held._locks.release(held, token)
+    assert advisory_locks(db) == before

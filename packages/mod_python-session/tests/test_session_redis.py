@@ -189,3 +189,29 @@ def test_safe_url():
     assert safe_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
     assert safe_url("redis://u:p@h:1/2") == "redis://u:***@h:1/2"
     assert safe_url("rediss://:p@h/0") == "rediss://:***@h/0"
+
+
+def test_try_acquire_takes_a_free_lock_and_never_waits_for_a_taken_one(opts, client):
+    holder = FakeRequest(opts)
+    held = Session.Session(holder)
+    held.save()
+    lock_key = prefix(opts) + held.id() + ":lock"
+    results = []
+
+    def other_thread() -> None:
+        started = time.monotonic()
+        results.append(held._locks.try_acquire(held, held.id()))
+        results.append(time.monotonic() - started)
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join(10)
+    assert results[0] is None and results[1] < 1
+    holder.finish()
+    assert not client.exists(lock_key)
+
+    token = held._locks.try_acquire(held, held.id())
+    assert token is not None
+    assert client.get(lock_key) == held._locks.handle(token)
+    held._locks.release(held, token)
+    assert not client.exists(lock_key)

@@ -35,6 +35,9 @@ except ImportError:  # pragma: no cover - not POSIX: locks exclude threads only
 #: lock directory must use the same number, so it is fixed.
 FALLBACK_LOCKS = 32
 
+#: What a mutex set's ``trylock`` returns when the mutex is taken.
+BUSY: Any = object()
+
 
 class _ApacheMutexes:
     """mod_python's global mutexes: lock 0 for a store, a key's hash for a session."""
@@ -50,10 +53,10 @@ class _ApacheMutexes:
         else:
             self._lock(server, key)
 
-    def trylock(self, server: Any, key: Optional[str]) -> bool:
+    def trylock(self, server: Any, key: Optional[str]) -> Any:
         if key is None:
-            return bool(self._trylock(server, None, 0))
-        return bool(self._trylock(server, key))
+            return None if self._trylock(server, None, 0) else BUSY
+        return None if self._trylock(server, key) else BUSY
 
     def unlock(self, server: Any, key: Optional[str], handle: Any = None) -> None:
         if key is None:
@@ -106,21 +109,21 @@ class _FileMutexes:
             raise
         self._owners[index] = threading.get_ident()
 
-    def trylock(self, server: Any, key: Optional[str]) -> bool:
+    def trylock(self, server: Any, key: Optional[str]) -> Any:
         index = self.index(key)
         if not self._threads[index].acquire(blocking=False):
-            return False
+            return BUSY
         try:
             if fcntl is not None:
                 fcntl.flock(self._fd(index), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._threads[index].release()
-            return False
+            return BUSY
         except BaseException:
             self._threads[index].release()
             raise
         self._owners[index] = threading.get_ident()
-        return True
+        return None
 
     def unlock(self, server: Any, key: Optional[str], handle: Any = None) -> None:
         index = self.index(key)
@@ -171,7 +174,7 @@ class Locks:
     """Per-thread bookkeeping over a set of mutexes (see the module docstring).
 
     *mutexes* has ``lock(context, key) -> handle``, ``trylock(context, key)
-    -> bool`` and ``unlock(context, key, handle)``; *context* is whatever the
+    -> handle or BUSY`` and ``unlock(context, key, handle)``; *context* is whatever the
     caller passes (Apache's server object, or the session).
     """
 
@@ -215,9 +218,10 @@ class Locks:
         state = self._state()
         if key in state.held or any(k == key for k, _ in state.deferred):
             return None
-        if not self.mutexes.trylock(context, key):
+        handle = self.mutexes.trylock(context, key)
+        if handle is BUSY:
             return None
-        state.held[key] = _Held(None)
+        state.held[key] = _Held(handle)
         return LockToken(key, False, state)
 
     def handle(self, token: LockToken) -> Any:

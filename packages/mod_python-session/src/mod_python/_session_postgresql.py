@@ -40,7 +40,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     ) from exc
 
 from mod_python._session_base import BaseSession, Record, dumps, loads
-from mod_python._session_locks import Locks
+from mod_python._session_locks import BUSY, Locks
 from mod_python._session_options import first, number_option, request_options
 
 DEFAULT_TABLE = "mod_python_sessions"
@@ -143,8 +143,19 @@ class _AdvisoryLocks:
             raise session._failed(f"lock session {key}", exc) from exc
         return conn
 
-    def trylock(self, session: PostgreSQLSession, key: Optional[str]) -> bool:
-        raise NotImplementedError("PostgreSQLSession never tries a lock without waiting")
+    def trylock(self, session: PostgreSQLSession, key: Optional[str]) -> Any:
+        conn = session._connect()
+        try:
+            row = conn.execute(
+                "SELECT pg_try_advisory_lock(hashtext(%s), hashtext(%s))", (self.table, key)
+            ).fetchone()
+        except psycopg.Error as exc:
+            conn.close()
+            raise session._failed(f"lock session {key}", exc) from exc
+        if row and row[0]:
+            return conn
+        self.pool.put(conn)
+        return BUSY
 
     def unlock(self, session: PostgreSQLSession, key: Optional[str], conn: Any) -> None:
         try:

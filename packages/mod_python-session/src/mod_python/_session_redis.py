@@ -29,7 +29,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     ) from exc
 
 from mod_python._session_base import BaseSession, Record, dumps, loads
-from mod_python._session_locks import Locks
+from mod_python._session_locks import BUSY, Locks
 from mod_python._session_options import first, number_option, request_options
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
@@ -90,17 +90,24 @@ class _RedisMutexes:
     def _key(self, key: Optional[str]) -> str:
         return f"{self.prefix}{key}:lock"
 
-    def lock(self, session: BaseSession, key: Optional[str]) -> bytes:
+    def _take(self, session: BaseSession, key: Optional[str]) -> Optional[bytes]:
+        """One attempt: the token now stored in the lock key, or None if it was taken."""
         token = secrets.token_hex(16).encode("ascii")
+        try:
+            if self.client.set(self._key(key), token, nx=True, px=self.ttl_ms):
+                return token
+        except redis.RedisError as exc:
+            message = f"cannot lock session {key} in Redis at {self.url}"
+            raise session._unavailable(message, exc) from exc
+        return None
+
+    def lock(self, session: BaseSession, key: Optional[str]) -> bytes:
         deadline = time.monotonic() + self.wait
         delay = 0.002
         while True:
-            try:
-                if self.client.set(self._key(key), token, nx=True, px=self.ttl_ms):
-                    return token
-            except redis.RedisError as exc:
-                message = f"cannot lock session {key} in Redis at {self.url}"
-                raise session._unavailable(message, exc) from exc
+            token = self._take(session, key)
+            if token is not None:
+                return token
             if time.monotonic() >= deadline:
                 raise session._unavailable(
                     f"session {key} stayed locked for more than {self.wait:g} s"
@@ -109,8 +116,9 @@ class _RedisMutexes:
             time.sleep(delay)
             delay = min(delay * 1.5, 0.05)
 
-    def trylock(self, session: BaseSession, key: Optional[str]) -> bool:
-        raise NotImplementedError("RedisSession never tries a lock without waiting")
+    def trylock(self, session: BaseSession, key: Optional[str]) -> Any:
+        token = self._take(session, key)
+        return BUSY if token is None else token
 
     def unlock(self, session: BaseSession, key: Optional[str], token: bytes) -> None:
         try:
