@@ -21,6 +21,20 @@ static int mp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     return OK;
 }
 
+/* `httpd -M` (-t -D DUMP_MODULES) lists modules by name only; mod_so prints
+ * that list from this hook, so the line after it says which mod_python and
+ * which Python the loaded module is. */
+static void mp_test_config(apr_pool_t *pconf, server_rec *s)
+{
+    apr_file_t *out;
+    (void)s;
+    if (!ap_exists_config_define("DUMP_MODULES"))
+        return;
+    if (apr_file_open_stdout(&out, pconf) != APR_SUCCESS)
+        return; /* nowhere to print: the module list itself is mod_so's job */
+    apr_file_printf(out, "%s (built for Python %s)\n", MP_COMPONENT, PY_VERSION);
+}
+
 static void mp_child_init(apr_pool_t *pchild, server_rec *s)
 {
     if (mp_python_init(pchild, s) != 0)
@@ -68,9 +82,11 @@ static void register_hooks(apr_pool_t *p)
     static const char *const before_authz[] = {"mod_authz_user.c", "mod_authz_groupfile.c",
                                                "mod_authz_host.c", "mod_authz_owner.c",
                                                "mod_authz_default.c", "mod_authz_core.c", NULL};
+    static const char *const after_mod_so[] = {"mod_so.c", NULL};
     (void)p;
     ap_hook_post_config(mp_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(mp_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_test_config(mp_test_config, after_mod_so, NULL, APR_HOOK_LAST);
     ap_hook_post_read_request(hook_post_read_request, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(hook_trans, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_header_parser(hook_header_parser, NULL, NULL, APR_HOOK_MIDDLE);

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+
 import pytest
 
 MPTEST = """
@@ -97,7 +100,30 @@ def test_other_files_are_served_by_apache(server):
 
 
 def test_server_banner_names_mod_python(server):
-    assert "mod_python/" in server.get("/test/mptest.py").headers["Server"]
+    from mod_python.version import __version__
+
+    # The module's own version (c_module); the core package's is the same series.
+    banner = server.get("/test/mptest.py").headers["Server"]
+    assert re.search(r"\bmod_python/3\.\d+\.\d+\S*", banner), banner
+    assert f"mod_python/{__version__}" in banner
+
+
+def test_httpd_dash_m_shows_the_module_version_and_its_python(server):
+    import sys
+
+    from mod_python._httpd import run_command
+
+    command = run_command(server.apache.install, server.apache.conf_path)
+    command = [c for c in command if c != "-DFOREGROUND"] + ["-M"]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert " python_module (shared)" in lines
+    python = ".".join(map(str, sys.version_info[:3]))
+    assert any(
+        re.fullmatch(rf"mod_python/3\.\d+\S* \(built for Python {re.escape(python)}\S*\)", line)
+        for line in lines
+    ), out.stdout
 
 
 def test_authentication_handler_accepts_spam_eggs(server):

@@ -78,7 +78,7 @@ def test_serve_without_mod_python_so(
     err = capsys.readouterr().err
     assert "mod_python.so not found" in err
     assert os.path.join(fake_install.modules_dir, "mod_python.so") in err
-    assert "make -C c_module APXS=/fake/apxs PYTHON=" in err
+    assert "mod_python build-module --apxs /fake/apxs" in err
     assert "nox -s serve" in err
 
 

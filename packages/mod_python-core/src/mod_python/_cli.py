@@ -1,7 +1,9 @@
 """The ``mod_python`` console command.
 
 ``mod_python serve DIR`` runs a private Apache on 127.0.0.1 that serves DIR
-with mod_python; ``mod_python version`` prints the version of mod_python-core.
+with mod_python; ``mod_python build-module`` builds the Apache module for this
+Python and ``mod_python module-config`` prints the lines that load it (see
+``_cli_module``); ``mod_python version`` prints the version of mod_python-core.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import tempfile
 from collections.abc import Sequence
 from types import FrameType
 
+from mod_python._cli_module import add_commands, build_module, find_built_module, module_config
 from mod_python._httpd import (
-    ApacheInstall,
     ApacheServer,
     ApacheStartError,
     ServerConfig,
@@ -86,7 +88,10 @@ def _parser() -> argparse.ArgumentParser:
         "--module",
         metavar="PATH",
         default=None,
-        help="the mod_python.so to load (default: $MOD_PYTHON_SO, then apxs's LIBEXECDIR)",
+        help=(
+            "the mod_python.so to load (default: $MOD_PYTHON_SO, then what build-module"
+            " built, then apxs's LIBEXECDIR)"
+        ),
     )
     serve.add_argument("--apxs", metavar="PATH", default=None, help="the apxs of the Apache to run")
     serve.add_argument(
@@ -96,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
         help="Apache LogLevel (default: info); the error log goes to stderr",
     )
 
+    add_commands(commands)
     commands.add_parser(
         "version",
         help="print the version of mod_python-core",
@@ -106,22 +112,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def _err(message: str) -> None:
     print(f"mod_python: {message}", file=sys.stderr)
-
-
-def _find_module_so(explicit: str | None, install: ApacheInstall) -> tuple[str | None, list[str]]:
-    """The mod_python.so to load and the places looked at."""
-    tried: list[str] = []
-    if explicit:
-        tried.append(f"--module {explicit}")
-        return (os.path.abspath(explicit) if os.path.isfile(explicit) else None), tried
-    env_so = os.environ.get("MOD_PYTHON_SO")
-    if env_so:
-        tried.append(f"$MOD_PYTHON_SO={env_so}")
-        return (os.path.abspath(env_so) if os.path.isfile(env_so) else None), tried
-    tried.append("$MOD_PYTHON_SO (not set)")
-    candidate = os.path.join(install.modules_dir, "mod_python.so")
-    tried.append(candidate)
-    return (candidate if os.path.isfile(candidate) else None), tried
 
 
 def _serve_extra(directory: str, handler: str | None) -> str:
@@ -166,18 +156,18 @@ def _serve(args: argparse.Namespace) -> int:
     except LookupError as exc:
         _err(str(exc))
         return 2
-    module_so, tried = _find_module_so(args.module, install)
-    if module_so is None:
-        python = os.path.realpath(sys.executable)
+    found, tried = find_built_module(install, args.module)
+    if found is None:
         _err(
             "mod_python.so not found (looked at: "
             + "; ".join(tried)
             + ").\nBuild it for this Python and Apache with\n"
-            f"    make -C c_module APXS={install.apxs} PYTHON={python}\n"
-            "and pass --module c_module/build/mod_python.so (or set $MOD_PYTHON_SO, or run"
-            " `make -C c_module install`), or run `nox -s serve` from the source tree."
+            f"    mod_python build-module --apxs {install.apxs}\n"
+            "or pass --module PATH (or set $MOD_PYTHON_SO), or run `nox -s serve` from the"
+            " source tree."
         )
         return 2
+    module_so = str(found)
     mpms = install.mpms()
     mpm = args.mpm or ("prefork" if "prefork" in mpms else (mpms[0] if mpms else "prefork"))
     if mpm not in mpms:
@@ -257,6 +247,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "serve":
         return _serve(args)
+    if args.command == "build-module":
+        return build_module(args)
+    if args.command == "module-config":
+        return module_config(args)
     parser.print_help(sys.stderr)
     return 2
 

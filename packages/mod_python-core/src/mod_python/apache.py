@@ -147,7 +147,9 @@ from _apache import finfo as finfo  # noqa: F401
 from _apache import request as request  # noqa: F401
 from _apache import server as server  # noqa: F401
 
-from . import importer
+from . import _siblings, importer
+
+_siblings.require_module(MODULE_VERSION)
 
 #: The name of the interpreter this module runs in (set by mod_python.so).
 interpreter: str = ""

@@ -32,6 +32,13 @@ from mod_python._session_memory import MemorySession, mem_cleanup
 from mod_python._session_options import first, request_options
 from mod_python._session_version import __version__
 
+try:
+    from mod_python._siblings import require as _require
+except ImportError as exc:  # a mod_python-core from before the check existed
+    raise ImportError(f"mod_python-session needs a newer mod_python-core ({exc})") from exc
+
+_require("mod_python-session")
+
 __all__ = [
     "CLEANUP_CHANCE",
     "COOKIE_NAME",
