@@ -256,7 +256,7 @@ def integration(session: nox.Session, apache: str, mpm: str) -> None:
     """A real Apache with mod_python, talked to over HTTP."""
     # flask: the WSGI gateway's tests serve a real Flask application
     session.install("pytest", "requests", "flask", "redis", "psycopg[binary]")
-    _install_packages(session, "core", "cookie", "session")
+    _install_packages(session, *PACKAGES)
     apxs = _apxs_for(session, apache, mpm)
     module = build_module(
         session, apxs, f"apache{apache}-{mpm}" if apache == "2.2" else f"apache{apache}"
@@ -299,7 +299,7 @@ def serve(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
     """Requests/s of a hello handler against a static file of the same body."""
-    _install_packages(session, "core")
+    _install_packages(session, "core", "publisher", "psp")
     apxs = _system_apxs()
     if not apxs:
         session.error("no system apxs: apt-get install apache2-dev")
@@ -317,3 +317,37 @@ def bench(session: nox.Session) -> None:
     )
     # util.parse_qsl in C against urllib.parse, timed inside Apache
     session.run("python", str(ROOT / "bench" / "parse_qs.py"), "--apxs", apxs, "--module", module)
+
+
+@nox.session(python="3.12")
+def build(session: nox.Session) -> None:
+    """An sdist and a wheel of every package, checked with twine; then each
+    wheel installed alone into a fresh venv and used (packaging/check_dists.py)."""
+    session.install("build", "twine")
+    dist = CACHE / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    dist.mkdir(parents=True)
+    # An sdist must build without flex (the PSP scanner's C file is committed):
+    # a flex that fails stands first on PATH.
+    no_flex = CACHE / "no-flex"
+    no_flex.mkdir(parents=True, exist_ok=True)
+    fake = no_flex / "flex"
+    fake.write_text("#!/bin/sh\necho 'flex must not run when building a package' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    path = f"{no_flex}{os.pathsep}{os.environ.get('PATH', '')}"
+    for name in PACKAGES:
+        # python -m build makes the sdist, then the wheel from that sdist.
+        session.run(
+            "python",
+            "-m",
+            "build",
+            "--outdir",
+            str(dist),
+            str(ROOT / "packages" / f"mod_python-{name}"),
+            env={"PATH": path},
+        )
+    artifacts = sorted(dist.iterdir())
+    session.run("twine", "check", "--strict", *map(str, artifacts))
+    session.run("python", str(ROOT / "packaging" / "check_dists.py"), str(dist))
+    for artifact in artifacts:
+        session.log(f"{artifact.name}  {artifact.stat().st_size:,} bytes")

@@ -7,12 +7,16 @@ itself lives in :mod:`mod_python._multipart`, which needs no Apache.
 from __future__ import annotations
 
 import html
+import sys
 from typing import Any, Callable, Iterator, List, NoReturn, Optional, Tuple, Union
-
-from _apache import parse_qs, parse_qsl
 
 from . import apache
 from ._multipart import Field, FormError, FormParser, Limits, StringField
+
+# The C parsers, taken from mod_python.so's built-in module only after
+# mod_python.apache imported: outside Apache that import says why it fails.
+parse_qs = sys.modules["_apache"].parse_qs
+parse_qsl = sys.modules["_apache"].parse_qsl
 
 __all__ = ["Field", "FieldStorage", "StringField", "parse_qs", "parse_qsl", "redirect"]
 
