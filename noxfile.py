@@ -67,6 +67,7 @@ def _default_cell(python: str, apache: str, mpm: str) -> bool:
 
 nox.options.sessions = [
     "lint",
+    "psp_scanner",
     "unit",
     "docs",
     *(f"integration({_cell_id(*cell)})" for cell in CELLS if _default_cell(*cell)),
@@ -214,6 +215,15 @@ def _closure(name: str, extras: list[str]) -> list[str]:
 
     visit(name, extras)
     return order
+
+
+@nox.session(python="3.11")
+def psp_scanner(session: nox.Session) -> None:
+    """The committed PSP scanner (psp_scanner.c) is what flex makes of psp_scanner.l."""
+    if not shutil.which("flex"):
+        session.error("flex not found: apt-get install flex")
+    tool = ROOT / "packages" / "mod_python-psp" / "tools" / "regen_scanner.py"
+    session.run("python", str(tool), "--check")
 
 
 @nox.session(python=PYTHONS)

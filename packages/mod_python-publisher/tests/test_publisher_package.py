@@ -18,7 +18,8 @@ EXPECTED_REQUIREMENTS = {
 }
 
 # A Requires-Dist line without its marker: name, then specifiers (maybe in parentheses).
-_REQUIREMENT = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*\(?([^)]*)\)?\s*")
+# name, [extras] (ignored), then specifiers, maybe in parentheses (older setuptools)
+_REQUIREMENT = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*\(?([^)]*)\)?\s*")
 _EXTRA_MARKER = re.compile(r"\s*extra\s*==\s*['\"]([^'\"]+)['\"]\s*")
 
 

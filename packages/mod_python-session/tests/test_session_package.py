@@ -18,11 +18,12 @@ EXPECTED_REQUIREMENTS = {
     ("mod-python-core", None): SERIES,
     ("mod-python-cookie", None): SERIES,
     ("redis", "redis"): {">=4.2"},
-    ("psycopg", "postgresql"): {"[binary]>=3.1"},  # the regex keeps [binary] with the specifier
+    ("psycopg", "postgresql"): {">=3.1"},  # psycopg[binary]: the extras are not compared
 }
 
 # A Requires-Dist line without its marker: name, then specifiers (maybe in parentheses).
-_REQUIREMENT = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*\(?([^)]*)\)?\s*")
+# name, [extras] (ignored), then specifiers, maybe in parentheses (older setuptools)
+_REQUIREMENT = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*\(?([^)]*)\)?\s*")
 _EXTRA_MARKER = re.compile(r"\s*extra\s*==\s*['\"]([^'\"]+)['\"]\s*")
 
 

@@ -27,7 +27,8 @@ _VERSION = re.compile(
     r"(?:\.post(?P<post>\d+))?(?:\.dev(?P<dev>\d+))?"
 )
 _CLAUSE = re.compile(r"\s*(<=|>=|==|!=|<|>)\s*([^\s,]+)\s*")
-_REQUIREMENT = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*\(?([^)]*)\)?\s*")
+# name, [extras] (ignored), then specifiers, maybe in parentheses (older setuptools)
+_REQUIREMENT = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*\(?([^)]*)\)?\s*")
 _PRE_RANK = {"a": 0, "b": 1, "rc": 2}
 _INFINITY = float("inf")
 
