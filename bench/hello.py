@@ -1,7 +1,9 @@
-"""Benchmark: a mod_python hello handler against a static file of the same body.
+"""Benchmark: a mod_python hello handler against a static file of the same body,
+and the publisher and a PSP page against the plain handler.
 
-Two handlers: the manual's (``req.write(s)``, which flushes, so the body goes
-out in a packet of its own) and one that writes with ``flush=0``.
+Two plain handlers: the manual's (``req.write(s)``, which flushes, so the body
+goes out in a packet of its own) and one that writes with ``flush=0``. The
+publisher publishes a function returning the body; the PSP page is the body.
 
 Both are served by the same Apache (one server per MPM), measured side by
 side with `ab -k` (keep-alive) at concurrency 1 and 32.  Prints a table of
@@ -39,6 +41,10 @@ def buffered(req):
     return apache.OK
 """
 
+PUBLISHED = f"""def index(req):
+    return {BODY!r}
+"""
+
 # Keep-alive connections are never closed by the server, and prefork starts
 # every child up front: ab -k counts a connection the server closes between
 # requests, or one spawned children make wait for, as a failed request, and
@@ -55,6 +61,16 @@ MaxKeepAliveRequests 0
     PythonHandler hello::buffered
     PythonAutoReload Off
 </Directory>
+<Directory "{docroot}/pub">
+    SetHandler mod_python
+    PythonHandler mod_python.publisher
+    PythonAutoReload Off
+</Directory>
+<Directory "{docroot}/psp">
+    SetHandler mod_python
+    PythonHandler mod_python.psp
+    PythonAutoReload Off
+</Directory>
 <Directory "{docroot}/static">
     ForceType text/plain
 </Directory>
@@ -66,7 +82,13 @@ MinSpareServers {WORKERS}
 MaxSpareServers {WORKERS}
 """
 
-PATHS = {"handler": "/py/hello", "buffered": "/buffered/hello", "static": "/static/hello.txt"}
+PATHS = {
+    "handler": "/py/hello",
+    "buffered": "/buffered/hello",
+    "publisher": "/pub/hello",
+    "psp": "/psp/hello.psp",
+    "static": "/static/hello.txt",
+}
 
 
 def ab(url: str, concurrency: int, requests: int) -> float:
@@ -103,6 +125,10 @@ def main() -> int:
         (docroot / "py").mkdir(parents=True)
         (docroot / "buffered").mkdir()
         (docroot / "static").mkdir()
+        (docroot / "pub").mkdir()
+        (docroot / "psp").mkdir()
+        (docroot / "pub" / "hello.py").write_text(PUBLISHED)
+        (docroot / "psp" / "hello.psp").write_text(BODY)
         (docroot / "py" / "hello.py").write_text(HANDLER)
         (docroot / "buffered" / "hello.py").write_text(HANDLER)
         (docroot / "static" / "hello.txt").write_text(BODY)
@@ -137,15 +163,19 @@ def main() -> int:
 
     print(f"\n{install.describe()}, {args.requests} requests per run, best of {args.rounds}")
     print(
-        f"{'MPM':8} {'c':>3} {'write() req/s':>14} {'write(,0) req/s':>16} {'static req/s':>13}"
-        f" {'write/static':>13} {'write(,0)/static':>17}"
+        f"{'MPM':8} {'c':>3} {'static':>8} {'write()':>8} {'write(,0)':>10} {'publisher':>10}"
+        f" {'psp':>8} | {'write/static':>12} {'write(,0)/static':>16}"
+        f" {'publisher/write(,0)':>19} {'psp/write(,0)':>13}"
     )
     for mpm, concurrency, best in rows:
-        py, buffered, static = best["handler"], best["buffered"], best["static"]
+        static, plain = best["static"], best["buffered"]
         print(
-            f"{mpm:8} {concurrency:>3} {py:>14.0f} {buffered:>16.0f} {static:>13.0f}"
-            f" {py / static:>13.2f} {buffered / static:>17.2f}"
+            f"{mpm:8} {concurrency:>3} {static:>8.0f} {best['handler']:>8.0f} {plain:>10.0f}"
+            f" {best['publisher']:>10.0f} {best['psp']:>8.0f} |"
+            f" {best['handler'] / static:>12.2f} {plain / static:>16.2f}"
+            f" {best['publisher'] / plain:>19.2f} {best['psp'] / plain:>13.2f}"
         )
+    print("requests/s, best of the runs; the ratios are the figures")
     return 0
 
 

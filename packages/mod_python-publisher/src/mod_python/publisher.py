@@ -482,6 +482,24 @@ def _resolve(module: types.ModuleType, names: Sequence[str], guard: _Guard) -> A
 # --------------------------------------------------------------------------- calling
 
 
+@functools.lru_cache(maxsize=1024)
+def _function_signature(func: types.FunctionType) -> inspect.Signature:
+    # inspect.signature costs about as much as the rest of a request; a
+    # published function's signature does not change (a reloaded module
+    # brings new function objects, and the old ones age out of the cache).
+    return inspect.signature(func)
+
+
+def _signature(func: Any) -> Optional[inspect.Signature]:
+    """``func``'s signature (cached for plain functions), or None if it has none."""
+    try:
+        if type(func) is types.FunctionType:
+            return _function_signature(func)
+        return inspect.signature(func)
+    except (TypeError, ValueError):
+        return None
+
+
 def _arguments(func: Any, req: Any, fields: Mapping[str, Any]) -> Tuple[List[Any], Dict[str, Any]]:
     """The arguments to call ``func`` with: ``req`` and the form fields its parameters name.
 
@@ -491,9 +509,8 @@ def _arguments(func: Any, req: Any, fields: Mapping[str, Any]) -> Tuple[List[Any
     unless the function has ``**kwargs``, which then receives them all
     (except a field named ``req``). ``*args`` receives nothing.
     """
-    try:
-        signature = inspect.signature(func)
-    except (TypeError, ValueError):
+    signature = _signature(func)
+    if signature is None:
         return [], {}  # no signature to match (some C callables): call without arguments
     args: List[Any] = []
     kwargs: Dict[str, Any] = {}
