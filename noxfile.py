@@ -361,3 +361,17 @@ def build(session: nox.Session) -> None:
     session.run("python", str(ROOT / "packaging" / "check_dists.py"), str(dist))
     for artifact in artifacts:
         session.log(f"{artifact.name}  {artifact.stat().st_size:,} bytes")
+
+
+@nox.session(python=False)
+def deb(session: nox.Session) -> None:
+    """Debian packages, one per component: build, lintian, install into this
+    system's Apache, serve examples/ from a private instance on 127.0.0.1, then
+    purge and restore (needs root; see docs/packaging.rst). Options after --:
+    --binary-only, --head, --no-check, --no-install, --out DIR, --keep."""
+    session.run(
+        "/usr/bin/python3",
+        str(ROOT / "packaging" / "debian" / "build_and_test.py"),
+        *session.posargs,
+        external=True,
+    )
