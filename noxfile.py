@@ -1,4 +1,5 @@
-"""Sessions: lint, unit, integration (Python x Apache x MPM), docs, serve, bench, build.
+"""Sessions: lint, psp_scanner, unit, integration (Python x Apache x MPM), docs,
+build, deb, serve, bench.
 
 The Pythons 3.9-3.13 must be on PATH as python3.9 ... python3.13.  With pyenv:
 
@@ -7,8 +8,10 @@ The Pythons 3.9-3.13 must be on PATH as python3.9 ... python3.13.  With pyenv:
 `nox -s integration` runs the whole integration matrix: every Python x Apache
 2.4 (Debian's apache2-dev), Apache 2.4 from the mod_wsgi-httpd package and
 Apache 2.2 built from ../shared/vendor x every MPM (2.2: prefork and worker).
-`nox` alone runs lint, unit, docs and a cross-section of the integration
-cells: every Python, every MPM and every Apache appears (see _default_cell).
+`nox` alone runs lint, psp_scanner, unit, docs, build and a cross-section of
+the integration cells: every Python, every MPM and every Apache appears (see
+_default_cell). `nox -s deb` (root: it installs and removes Debian packages)
+is not among them.
 Each cell's id names all three, e.g.
 `integration(python='3.12', apache='2.2', mpm='worker')`; `nox -s
 "integration(python='3.12', apache='2.4', mpm='event')"` runs one.  Builds
@@ -54,12 +57,12 @@ CELLS = list(_cells())
 
 def _default_cell(python: str, apache: str, mpm: str) -> bool:
     """`nox` alone, sized to stay well under 45 minutes on two cores: Debian's
-    2.4 with every MPM on the oldest, middle and newest Python and with event
-    on the others; 2.2 prefork on the oldest and worker on the newest Python;
+    2.4 with every MPM on the oldest and newest Python and with event on the
+    others; 2.2 prefork on the oldest and worker on the newest Python;
     mod_wsgi-httpd's 2.4 with event on 3.12. `nox -s integration` runs every
     cell."""
     if apache == "2.4":
-        return python in (PYTHONS[0], "3.11", PYTHONS[-1]) or mpm == "event"
+        return python in (PYTHONS[0], PYTHONS[-1]) or mpm == "event"
     if apache == "2.2":
         return (python, mpm) in ((PYTHONS[0], "prefork"), (PYTHONS[-1], "worker"))
     return python == "3.12" and mpm == "event"
@@ -70,6 +73,7 @@ nox.options.sessions = [
     "psp_scanner",
     "unit",
     "docs",
+    "build",
     *(f"integration({_cell_id(*cell)})" for cell in CELLS if _default_cell(*cell)),
 ]
 
