@@ -343,6 +343,7 @@ class Cookie:
 
     @property
     def name(self) -> str:
+        """The cookie's name, an RFC 6265 token not starting with ``$``."""
         return self._name
 
     @name.setter
@@ -351,6 +352,7 @@ class Cookie:
 
     @property
     def value(self) -> Any:
+        """The cookie's value: RFC 6265 cookie-octets (plain data for a MarshalCookie)."""
         return self._value
 
     @value.setter

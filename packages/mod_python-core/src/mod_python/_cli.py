@@ -197,7 +197,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         previous = signal.signal(signal.SIGTERM, on_sigterm)
-    except ValueError:  # not the main thread: leave SIGTERM alone
+        # Started in the background by a shell, a process inherits SIGINT
+        # ignored, and Python then leaves it so: a SIGINT must still stop it.
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread: leave the signals alone
         previous = None
     status = 0
     try:

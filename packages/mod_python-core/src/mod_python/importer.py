@@ -73,6 +73,7 @@ class Context:
         self.logger = logger
 
     def say(self, message: str) -> None:
+        """Pass *message* to ``logger``, if there is one."""
         if self.logger is not None:
             self.logger(message)
 
@@ -328,11 +329,14 @@ def import_module(
     path: Optional[Sequence[str]] = None,
     caller_globals: Optional[Mapping[str, Any]] = None,
 ) -> ModuleType:
-    """``apache.import_module``: see the manual, section 4.5.1.
+    """Import a module by file path or by name, with the importer's rules, and return it.
 
-    ``caller_globals`` are the globals of the importing module: its
-    directory and ``__mp_path__`` are searched, './' and '../' are relative
-    to it, and it will be reloaded whenever the module imported here is.
+    This is :func:`mod_python.apache.import_module` (manual 4.5.1), which
+    passes its caller's globals; ``autoreload`` and ``log`` default to the
+    current :class:`Context`'s. ``caller_globals`` are the globals of the
+    importing module: its directory and ``__mp_path__`` are searched, './'
+    and '../' are relative to it, and it will be reloaded whenever the
+    module imported here is.
     """
     if not isinstance(module_name, str):
         raise TypeError(f"import_module() needs a module name or path (str), not {module_name!r}")

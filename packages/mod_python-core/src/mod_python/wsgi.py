@@ -29,7 +29,10 @@ from mod_python import apache
 
 __all__ = ["APPLICATION_OPTION", "BASE_URI_OPTION", "FileWrapper", "handler"]
 
+#: The PythonOption that names the application, ``module::callable`` (the
+#: callable defaulting to ``application``).
 APPLICATION_OPTION = "mod_python.wsgi.application"
+#: The PythonOption that says where the application is mounted (its ``SCRIPT_NAME``).
 BASE_URI_OPTION = "mod_python.wsgi.base_uri"
 
 Headers = List[Tuple[str, str]]
@@ -343,6 +346,7 @@ class FileWrapper:
         return data
 
     def close(self) -> None:
+        """Close ``filelike`` if it has a ``close()`` method (the server calls this)."""
         close = getattr(self.filelike, "close", None)
         if close is not None:
             close()

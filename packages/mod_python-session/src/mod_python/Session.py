@@ -107,7 +107,7 @@ def Session(
     timeout: float = 0,
     lock: Union[bool, int] = 1,
 ) -> BaseSession:
-    """A session of the configured class (``mod_python.session.session_type``,
+    """A session for *req*, of the configured class (``mod_python.session.session_type``,
     or 3.3's obsolete ``session`` option), else of the MPM's default class."""
     name = first(request_options(req), "mod_python.session.session_type", "session")
     cls = _class_named(name) if name else _default_class()

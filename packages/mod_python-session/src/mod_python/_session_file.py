@@ -163,7 +163,11 @@ def filesession_cleanup(session: FileSession) -> None:
 
 
 class FileSession(BaseSession):
-    """Sessions in individual files, see the module docstring."""
+    """Sessions in individual files, ``<directory>/<first two digits of the id>/<id>``.
+
+    *fast_cleanup* and *verify_cleanup* override the options
+    ``mod_python.file_session.enable_fast_cleanup`` and ``verify_session_timeout``.
+    """
 
     def __init__(
         self,

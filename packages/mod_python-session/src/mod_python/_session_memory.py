@@ -33,7 +33,7 @@ def mem_cleanup(session: MemorySession) -> None:
 
 
 class MemorySession(BaseSession):
-    """Sessions in memory, see the module docstring."""
+    """Sessions in a dict of this interpreter: for a server with a single process."""
 
     def do_load(self) -> Optional[Record]:
         with _sessions_lock:
