@@ -20,19 +20,11 @@ from typing import Any, Optional
 import pytest
 
 from mod_python import publisher
-from mod_python.publisher import (
-    _arguments,
-    _basic_credentials,
-    _challenge,
-    _content_type,
-    _find_target,
-    _Guard,
-    _object_names,
-    _output,
-    _Refused,
-    _resolve,
-    _Target,
-)
+from mod_python._publisher_auth import _basic_credentials, _challenge, _Guard
+from mod_python._publisher_base import _Refused
+from mod_python._publisher_call import _arguments, _content_type, _form_fields, _output
+from mod_python._publisher_target import _find_target, _object_names, _Target
+from mod_python._publisher_walk import _resolve
 
 
 class Headers(dict):
@@ -844,4 +836,4 @@ def test_only_handler_is_public():
 
 def test_form_fields_gives_lists_for_repeated_names():
     form = {"a": "1", "b": ["2", "3"]}  # what FieldStorage's mapping interface gives
-    assert publisher._form_fields(form) == {"a": "1", "b": ["2", "3"]}
+    assert _form_fields(form) == {"a": "1", "b": ["2", "3"]}
