@@ -187,10 +187,16 @@ static void mutex_child_init(apr_pool_t *pchild, server_rec *s)
         apr_status_t rv = apr_global_mutex_child_init(&mx.locks[i].mutex, mx.locks[i].fname,
                                                       pchild);
         if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+            /* A child of a generation that a graceful restart has just
+             * replaced can start after the new generation removed the old
+             * lock files; it exits without serving, so that is no crisis. */
+            int gone = APR_STATUS_IS_ENOENT(rv);
+            ap_log_error(APLOG_MARK, gone ? APLOG_WARNING : APLOG_CRIT, rv, s,
                          "mod_python: cannot attach global mutex %s in pid %d; "
-                         "apache._global_lock() will fail in this process",
-                         mx.locks[i].fname, (int)getpid());
+                         "apache._global_lock() will fail in this process%s",
+                         mx.locks[i].fname, (int)getpid(),
+                         gone ? " (its lock file is gone: a child of a generation a restart"
+                                " replaced, or the file was removed)" : "");
             return;
         }
     }
