@@ -146,6 +146,17 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _parsed(specifier: str, what: str) -> List[Tuple[str, str]]:
+    """(operator, version) of each clause of a PEP 440 specifier."""
+    parsed = []
+    for clause in filter(str.strip, specifier.split(",")):
+        match = _CLAUSE.fullmatch(clause)
+        if not match:
+            raise SystemExit(f"cannot understand {what} {clause!r}")
+        parsed.append((match[1], match[2]))
+    return parsed
+
+
 def _clauses(package: str, specifier: str) -> List[str]:
     """Debian relations on `package` for a PEP 440 specifier.
 
@@ -154,11 +165,7 @@ def _clauses(package: str, specifier: str) -> List[str]:
     the bare package. Other operators are not used by mod_python and are refused.
     """
     relations = []
-    for clause in filter(str.strip, specifier.split(",")):
-        match = _CLAUSE.fullmatch(clause)
-        if not match:
-            raise SystemExit(f"cannot understand the version clause {clause!r}")
-        op, bound = match.groups()
+    for op, bound in _parsed(specifier, "the version clause"):
         if op == ">=":
             relations.append(f"{package} (>= {debian_version(bound)})")
         elif op == "<":
@@ -216,11 +223,7 @@ def _module_breaks(root: Path) -> List[str]:
         "MODULE_REQUIRED",
     )
     breaks = []
-    for clause in filter(str.strip, (required or "").split(",")):
-        match = _CLAUSE.fullmatch(clause)
-        if not match:
-            raise SystemExit(f"MODULE_REQUIRED: cannot understand {clause!r}")
-        op, bound = match.groups()
+    for op, bound in _parsed(required or "", "MODULE_REQUIRED's clause"):
         if op == ">=":
             breaks.append(f"{MODULE_PACKAGE} (<< {debian_version(bound)})")
         elif op == "<":
