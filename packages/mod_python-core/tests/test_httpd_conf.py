@@ -23,6 +23,7 @@ from mod_python._httpd import (
 )
 from mod_python._httpd import conf as conf_module
 from mod_python._httpd.conf import quote
+from mod_python._httpd.process import child_pids, thread_ids
 
 MODULES_24 = (
     "mod_mime",
@@ -400,6 +401,16 @@ def test_real_apache_context_manager_threaded_mpm(
         threads=3,
     )
     with ApacheServer(real_apache, cfg) as server:
+        # Ready means every child started: main thread, 3 workers, listener.
+        assert server.pid is not None
+        children = child_pids(server.pid)
+        assert len(children) == 2
+        assert all(len(thread_ids(child)) >= 3 + 2 for child in children)
+        assert _fetch(server.url + "/") == b"<p>index</p>"
+        # A full restart waits for the connection just used to be closed.
+        server.restart()
+        server.wait_ready()
+        assert not children & child_pids(server.pid)
         assert _fetch(server.url + "/") == b"<p>index</p>"
         pid = server.pid
     assert pid is not None and not _alive(pid)

@@ -158,6 +158,11 @@ def _check_mpm(install: ApacheInstall, mpm: str) -> None:
         )
 
 
+def threads_per_child(threads: int | None) -> int:
+    """ThreadsPerChild of worker/event for :attr:`ServerConfig.threads`."""
+    return threads or _DEFAULT_THREADS
+
+
 def mpm_block(install: ApacheInstall, mpm: str, threads: int | None = None) -> str:
     """Sizing directives for *mpm*: small and fixed, suitable for tests and benchmarks.
 
@@ -181,7 +186,7 @@ def mpm_block(install: ApacheInstall, mpm: str, threads: int | None = None) -> s
             f"{per_child} 0",
         ]
     elif mpm in ("worker", "event"):
-        per = threads or _DEFAULT_THREADS
+        per = threads_per_child(threads)
         lines = [
             "StartServers 2",
             "ServerLimit 4",

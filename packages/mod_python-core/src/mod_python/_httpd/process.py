@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import IO, TYPE_CHECKING
 
-from .conf import ServerConfig, write_config
+from .conf import ServerConfig, threads_per_child, write_config
 from .discover import ApacheInstall, unshare_prefix
 
 if TYPE_CHECKING:
@@ -81,6 +81,48 @@ def child_answers(port: int, timeout: float = 2.0) -> bool:
         return False
 
 
+def child_pids(parent: int) -> set[int]:
+    """The pids of *parent*'s living children (Linux ``/proc``)."""
+    try:
+        with open(f"/proc/{parent}/task/{parent}/children") as fh:
+            return {int(pid) for pid in fh.read().split()}
+    except OSError:
+        return set()
+
+
+def thread_ids(pid: int) -> frozenset[int]:
+    """The ids of the threads process *pid* runs (empty once it has gone)."""
+    try:
+        return frozenset(int(tid) for tid in os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return frozenset()
+
+
+#: /proc/net/tcp states that hold no connection: LISTEN, TIME_WAIT, CLOSE.
+_NO_CONNECTION_STATES = frozenset({"0A", "06", "07"})
+
+
+def server_connections(port: int) -> int:
+    """How many TCP connections to local *port* a process still holds open (Linux ``/proc``).
+
+    A socket that no process holds (one in TIME_WAIT, or orphaned after
+    ``close()``) has inode 0 in ``/proc/net/tcp`` and is not counted.
+    """
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as fh:
+                rows = fh.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] not in _NO_CONNECTION_STATES and fields[9] != "0":
+                count += 1
+    return count
+
+
 def _tail(text: str, lines: int = _TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
@@ -114,6 +156,8 @@ class ApacheServer:
         self._log_offset = 0
         self._ready_count = 0
         self._signalled_at = 0.0
+        self._old_children: set[int] = set()
+        self._child_threads: dict[int, frozenset[int]] = {}
 
     # -- logs -----------------------------------------------------------------
 
@@ -218,6 +262,8 @@ class ApacheServer:
             raise ApacheStartError(f"cannot run {' '.join(command)}: {exc}") from exc
         self.pid = self._proc.pid
         self._ready_count = 0
+        self._old_children = set()
+        self._child_threads = {}
         try:
             self._wait_answering(timeout, "start")
         except BaseException:
@@ -235,7 +281,7 @@ class ApacheServer:
                     f" (configuration {self.conf_path})\n{self.diagnostics()}"
                 )
             marker_ok = not self._log_is_file() or self._ready_lines() > self._ready_count
-            if marker_ok and child_answers(self.cfg.port):
+            if marker_ok and child_answers(self.cfg.port) and self._new_children_started():
                 if self._log_is_file():
                     self._ready_count = self._ready_lines()
                 return
@@ -246,6 +292,31 @@ class ApacheServer:
                     f" (configuration {self.conf_path})\n{self.diagnostics()}"
                 )
             time.sleep(_POLL)
+
+    def _new_children_started(self) -> bool:
+        """Whether every child forked since the last signal has started all its threads.
+
+        A started worker or event child runs its main thread, ThreadsPerChild
+        workers and a listener, and the thread that created them has exited.
+        httpd 2.4's event MPM can crash a child that is told to stop while it
+        is still creating them (reproduced without mod_python, with a module
+        that sleeps 40 ms in child_init), so the next signal must wait for
+        that.  The creating thread makes the listener last and then exits, so
+        "started" is: at least that many threads, and the same ones as at the
+        previous poll.  Old children still finishing requests after a
+        graceful restart are not waited for.
+        """
+        if self.pid is None or self.cfg.mpm == "prefork":
+            return True
+        wanted = threads_per_child(self.cfg.threads) + 2
+        before = self._child_threads
+        now = {pid: thread_ids(pid) for pid in child_pids(self.pid) - self._old_children}
+        self._child_threads = now
+        # No threads: the child has exited meanwhile; more: a handler started some.
+        return all(
+            not tids or (len(tids) >= wanted and before.get(pid) == tids)
+            for pid, tids in now.items()
+        )
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Wait for Apache to exit on its own; its exit status, or None on timeout."""
@@ -261,14 +332,27 @@ class ApacheServer:
             raise RuntimeError("Apache is not running")
         self._ready_count = self._ready_lines() if self._log_is_file() else 0
         self._signalled_at = time.monotonic()
+        self._old_children = child_pids(self.pid)
+        self._child_threads = {}
         os.kill(self.pid, signum)
 
     def graceful(self) -> None:
         """Graceful restart (``apachectl -k graceful``): SIGUSR1 to the parent."""
         self._signal(signal.SIGUSR1)
 
-    def restart(self) -> None:
-        """Restart (``apachectl -k restart``): SIGHUP to the parent."""
+    def restart(self, idle_timeout: float = 10.0) -> None:
+        """Restart (``apachectl -k restart``): SIGHUP to the parent.
+
+        An ungraceful restart closes every connection a child still serves,
+        and httpd 2.4's event MPM can crash that child when one of them is
+        being closed by its worker at the same moment (reproduced without
+        mod_python).  So that tests see mod_python's behaviour and not that
+        race, first wait up to *idle_timeout* seconds until Apache holds no
+        connection: callers close their own keep-alive connections first.
+        """
+        deadline = time.monotonic() + idle_timeout
+        while server_connections(self.cfg.port) and time.monotonic() < deadline:
+            time.sleep(_POLL / 5)
         self._signal(signal.SIGHUP)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
