@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,32 @@ import requests
 from mod_python._httpd import free_port
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+class Served:
+    """The running serve command, its URL, and its output as it comes."""
+
+    def __init__(self, proc: subprocess.Popen, url: str) -> None:
+        self.proc = proc
+        self.url = url
+        self.lines: list[str] = []
+        self.serving = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            line = raw.decode(errors="replace")
+            self.lines.append(line)
+            if line.startswith("Serving "):
+                self.serving.set()
+
+    def output(self, timeout: float = 30) -> str:
+        """All the output, once the command has exited."""
+        self.proc.wait(timeout)
+        self._reader.join(timeout)
+        return "".join(self.lines)
 
 
 @pytest.fixture(scope="module")
@@ -25,46 +51,40 @@ def served(apache_install, mpm, mod_python_so):
         "--module", mod_python_so, "--apxs", apache_install.apxs,
     ]  # fmt: skip
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(url + "/", timeout=2)
-            break
-        except requests.ConnectionError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise AssertionError(proc.communicate()[0].decode(errors="replace")) from None
-            time.sleep(0.1)
-    yield proc, url
+    served = Served(proc, f"http://127.0.0.1:{port}")
+    # The command says when Apache is ready; the port answers before that.
+    if not served.serving.wait(30):
+        proc.kill()
+        raise AssertionError(served.output())
+    yield served
     if proc.poll() is None:
         proc.kill()
         proc.wait()
 
 
 def test_index_page(served):
-    _, url = served
+    url = served.url
     r = requests.get(url + "/", timeout=10)
     assert r.status_code == 200
     assert "mod_python examples" in r.text
 
 
 def test_hello_example(served):
-    _, url = served
+    url = served.url
     r = requests.get(url + "/hello/", timeout=10)
     assert r.status_code == 200
     assert r.text.startswith("Hello World!\n")
 
 
 def test_auth_example(served):
-    _, url = served
+    url = served.url
     assert requests.get(url + "/auth/secret.py", timeout=10).status_code == 401
     r = requests.get(url + "/auth/secret.py", auth=("spam", "eggs"), timeout=10)
     assert (r.status_code, r.text) == (200, "Welcome, spam. You are in.\n")
 
 
 def test_errors_example(served):
-    _, url = served
+    url = served.url
     assert requests.get(url + "/errors/apache-error.html", timeout=10).status_code == 404
     r = requests.get(url + "/errors/handler-error.html", timeout=10)
     assert r.status_code == 404
@@ -72,9 +92,9 @@ def test_errors_example(served):
 
 
 def test_ctrl_c_stops_cleanly(served):
-    proc, url = served
+    proc, url = served.proc, served.url
     proc.send_signal(signal.SIGINT)
-    output = proc.communicate(timeout=30)[0].decode(errors="replace")
+    output = served.output()
     assert proc.returncode == 0, output
     assert f"Serving {REPO / 'examples'} at {url}/" in output
     with pytest.raises(requests.ConnectionError):
