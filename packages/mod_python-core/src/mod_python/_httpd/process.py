@@ -345,10 +345,11 @@ class ApacheServer:
 
         An ungraceful restart closes every connection a child still serves,
         and httpd 2.4's event MPM can crash that child when one of them is
-        being closed by its worker at the same moment (reproduced without
-        mod_python).  So that tests see mod_python's behaviour and not that
-        race, first wait up to *idle_timeout* seconds until Apache holds no
-        connection: callers close their own keep-alive connections first.
+        being closed by its worker at the same moment (the crash is inside
+        the MPM's own code, and happens without mod_python too).  So that
+        tests see mod_python's behaviour and not that race, first wait up to
+        *idle_timeout* seconds until Apache holds no connection: callers
+        close their own keep-alive connections first.
         """
         deadline = time.monotonic() + idle_timeout
         while server_connections(self.cfg.port) and time.monotonic() < deadline:
