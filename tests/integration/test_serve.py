@@ -23,17 +23,23 @@ class Served:
         self.proc = proc
         self.url = url
         self.lines: list[str] = []
-        self.serving = threading.Event()
+        self.serving = False
+        #: Set at the "Serving" line, or when the output ends without one.
+        self.started = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            line = raw.decode(errors="replace")
-            self.lines.append(line)
-            if line.startswith("Serving "):
-                self.serving.set()
+        try:
+            for raw in self.proc.stdout:
+                line = raw.decode(errors="replace")
+                self.lines.append(line)
+                if line.startswith("Serving "):
+                    self.serving = True
+                    self.started.set()
+        finally:
+            self.started.set()
 
     def output(self, timeout: float = 30) -> str:
         """All the output, once the command has exited."""
@@ -53,7 +59,8 @@ def served(apache_install, mpm, mod_python_so):
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     served = Served(proc, f"http://127.0.0.1:{port}")
     # The command says when Apache is ready; the port answers before that.
-    if not served.serving.wait(30):
+    served.started.wait(30)
+    if not served.serving:
         proc.kill()
         raise AssertionError(served.output())
     yield served
